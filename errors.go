@@ -1,0 +1,22 @@
+package bijotel
+
+import "errors"
+
+var (
+	// ErrInvalidSecret is wrapped by errors about a malformed HMAC secret.
+	ErrInvalidSecret = errors.New("invalid HMAC secret")
+
+	// ErrReadOnly is returned by writes to a chain opened with OpenReadOnly.
+	ErrReadOnly = errors.New("chain opened read-only")
+
+	// ErrBusy is wrapped by append errors caused by another writer holding the
+	// database lock beyond the busy timeout. The append wrote nothing, so the
+	// caller may retry it.
+	ErrBusy = errors.New("chain database is locked by another writer")
+
+	// ErrClosed is returned by operations on a closed Chain.
+	ErrClosed = errors.New("chain is closed")
+
+	// ErrNotFound is returned when a requested entry does not exist.
+	ErrNotFound = errors.New("entry not found")
+)
