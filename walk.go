@@ -200,43 +200,15 @@ func checkEntry(l *linker, e *Entry) (problem string, isSpan bool) {
 	return checkColumns(e, &h), true
 }
 
-// spanHeader holds the body keys that the columns of a span entry repeat.
-type spanHeader struct {
-	Name              *string         `json:"name"`
-	Kind              *string         `json:"kind"`
-	Attributes        json.RawMessage `json:"attributes"`
-	StatusCode        *string         `json:"status_code"`
-	StatusDescription json.RawMessage `json:"status_description"`
-	StartTimeNS       *string         `json:"start_time_ns"`
-	EndTimeNS         *string         `json:"end_time_ns"`
-	TraceID           *string         `json:"trace_id"`
-	SpanID            *string         `json:"span_id"`
-}
-
-// parseSpanHeader reports whether body is a span body: an object with the
-// seven keys of the v1 format.
-func parseSpanHeader(body []byte) (spanHeader, bool) {
-	var h spanHeader
-	if len(body) == 0 || body[0] != '{' {
-		return h, false
-	}
-	if err := json.Unmarshal(body, &h); err != nil {
-		return h, false
-	}
-	ok := h.Name != nil && h.Kind != nil && h.StatusCode != nil && h.StartTimeNS != nil && h.EndTimeNS != nil &&
-		len(h.Attributes) > 0 && h.Attributes[0] == '{' && h.StatusDescription != nil
-	return h, ok
-}
-
 // checkColumns compares the columns of a span entry with its sealed body.
 func checkColumns(e *Entry, h *spanHeader) string {
-	if *h.Name != e.SpanName {
+	if h.Name != e.SpanName {
 		return "span_name column differs from the sealed body's name"
 	}
-	if *h.Kind != e.SpanKind {
+	if h.Kind != e.SpanKind {
 		return "span_kind column differs from the sealed body's kind"
 	}
-	end, err := strconv.ParseUint(*h.EndTimeNS, 10, 64)
+	end, err := strconv.ParseUint(h.EndTimeNS, 10, 64)
 	if err != nil || clampNanos(end) != e.TimestampNS {
 		return "timestamp_ns column differs from the sealed body's end_time_ns"
 	}

@@ -69,7 +69,7 @@ func findLegacyJSONSpans(data []byte) error {
 		found = found || bytes.Contains(data, []byte(key))
 	}
 	if !found {
-		// Skip the second parse for the requests of every current sender.
+		// Requests without these keys skip the second parse.
 		return nil
 	}
 
@@ -81,8 +81,8 @@ func findLegacyJSONSpans(data []byte) error {
 		for ri, rs := range resourceSpans {
 			for key, scopeSpans := range jsonArrays(rs, legacyScopeSpansKeys...) {
 				if len(scopeSpans) > 0 {
-					return fmt.Errorf("%s[%d].%s is the field that OTLP renamed scopeSpans and is not supported: rename it to scopeSpans",
-						rsKey, ri, key)
+					return fmt.Errorf("%s[%d].%s is the field that OTLP renamed scopeSpans and is not supported: "+
+						"rename it to scopeSpans, and instrumentationLibrary inside it to scope", rsKey, ri, key)
 				}
 			}
 		}

@@ -187,6 +187,12 @@ func TestDecodeJSONInvalidIDs(t *testing.T) {
 			wantMsg: []string{"spans[0].traceId", "got 33 characters"},
 		},
 		{
+			name:    "long trace id",
+			old:     `"traceId":"5B8EFFF798038103D269B633813FC60C"`,
+			repl:    `"traceId":"` + strings.Repeat("ab", 100) + `"`,
+			wantMsg: []string{`spans[0].traceId "abab`, `...: want 32 hex digits, got 200 characters`},
+		},
+		{
 			name:    "trace id with a non-hex digit",
 			old:     `"traceId":"5B8EFFF798038103D269B633813FC60C"`,
 			repl:    `"traceId":"5B8EFFF798038103D269B633813FC60Z"`,

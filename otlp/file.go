@@ -11,10 +11,10 @@ import (
 	bijotel "github.com/bijotel/bijotel-go"
 )
 
-// ReadFile reads OTLP/JSON ExportTraceServiceRequests from r in the formats
-// that the OpenTelemetry Collector's file exporter writes: one request per
-// line (JSON Lines), or one request for all of r, which may be pretty-printed
-// over many lines. ReadFile calls fn for each request in order, with the
+// ReadFile reads OTLP/JSON ExportTraceServiceRequests from r, either one
+// request per line (JSON Lines) as the OpenTelemetry Collector's file
+// exporter writes them, or one request for all of r, which may be
+// pretty-printed over many lines. ReadFile calls fn for each request in order, with the
 // request's spans, converted as [Spans] does, and its 1-based line number. A
 // request for all of r gets line 1. A request without spans gets a call with
 // no spans.

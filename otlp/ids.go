@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -164,7 +165,8 @@ func quoteRaw(raw json.RawMessage) string {
 	if len(raw) <= maxLen {
 		return string(raw)
 	}
-	return string(raw[:maxLen]) + "..."
+	// The cut may split a UTF-8 sequence, so drop its remains.
+	return strings.ToValidUTF8(string(raw[:maxLen]), "") + "..."
 }
 
 // Field numbers from opentelemetry/proto/collector/trace/v1/trace_service.proto
