@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -52,6 +53,9 @@ type Chain struct {
 
 	mu     sync.Mutex
 	closed bool
+
+	// tree caches the right edge of the Merkle tree; see merkle.go.
+	tree treeState
 }
 
 // Option configures Open and OpenReadOnly.
@@ -120,11 +124,27 @@ func Open(path string, secret []byte, opts ...Option) (*Chain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open chain %s: %w", path, err)
 	}
-	if _, err := db.Exec(schema); err != nil {
+	if err := createSchema(db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open chain %s: create schema: %w", path, mapBusy(err))
+		return nil, fmt.Errorf("open chain %s: create schema: %w", path, err)
 	}
 	return &Chain{db: db, path: path, secret: append([]byte(nil), secret...), logger: o.logger}, nil
+}
+
+// createSchema creates the tables when missing. When several processes open
+// a new file at once, switching it to WAL mode can fail with SQLITE_BUSY
+// without waiting for the busy timeout, so a busy failure is retried until
+// the busy timeout has passed.
+func createSchema(db *sql.DB) error {
+	deadline := time.Now().Add(BusyTimeoutMillis * time.Millisecond)
+	for {
+		_, err := db.Exec(schema + merkleSchema)
+		err = mapBusy(err)
+		if err == nil || !errors.Is(err, ErrBusy) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // OpenReadOnly opens the chain at path for reading and verification. It never
