@@ -146,9 +146,12 @@ func (c *Chain) Append(ctx context.Context, records []Record) (Appended, error) 
 		}
 		head = mac
 	}
+	// The Merkle tree grows in the same transaction; see merkle.go.
+	tree := c.extendTree(ctx, tx)
 	if err := tx.Commit(); err != nil {
 		return Appended{}, fmt.Errorf("append to %s: commit: %w", c.path, mapBusy(err))
 	}
+	c.tree.keep(tree)
 	out.LastSeq = out.FirstSeq + int64(len(records)) - 1
 	out.Head = head
 	return out, nil

@@ -36,9 +36,10 @@ func loadSecret(e *env, flagValue string) ([]byte, error) {
 func runKeygen(_ context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	signer := addSignerKeygenFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "Usage: bijotel keygen")
-		fmt.Fprintln(e.stderr, "Prints a new random 32-byte HMAC secret in hex on stdout.")
+		fmt.Fprintln(e.stderr, "Usage: bijotel keygen [--signer NAME [--signer-key-out FILE] [--verifier-key-out FILE]]")
+		fmt.Fprintln(e.stderr, "Prints a new random 32-byte HMAC secret in hex on stdout, or with --signer a checkpoint key pair.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -47,6 +48,9 @@ func runKeygen(_ context.Context, e *env, args []string) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "Error: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
+	}
+	if signer.requested() {
+		return signer.run(e)
 	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
