@@ -50,14 +50,14 @@ func scanEntry(s rowScanner, e *Entry) error {
 // Bounds describes the seq range present in the chain table.
 type Bounds struct {
 	// Count is the number of rows.
-	Count int64
+	Count int64 `json:"entries"`
 	// First and Last are the smallest and largest seq, or 0 when empty.
-	First int64
-	Last  int64
+	First int64 `json:"first_seq"`
+	Last  int64 `json:"last_seq"`
 	// Sequence is the AUTOINCREMENT counter in sqlite_sequence: the largest
 	// seq ever assigned, even to rows deleted since. It is 0 when the table
 	// has no counter row, as in chains created without AUTOINCREMENT.
-	Sequence int64
+	Sequence int64 `json:"sqlite_sequence"`
 }
 
 // Bounds returns the seq range of the chain.

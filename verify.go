@@ -236,3 +236,41 @@ func checkTail(b Bounds, cfg *verifyConfig, observedHead string) *BrokenError {
 	}
 	return nil
 }
+
+// Message returns the one-line result in the words of the verify command:
+// "Chain VALID (N entries).", "Chain segment VALID: seq A-B (n entries of N
+// total)." or "Chain BROKEN at seq=N: REASON". Python BIJOTEL's CLI prints
+// the same lines, and scripts match them.
+func (r *Report) Message() string {
+	switch {
+	case !r.Valid:
+		return fmt.Sprintf("Chain BROKEN at seq=%d: %s", r.Broken.Seq, r.Broken.Reason)
+	case r.Segment:
+		return fmt.Sprintf("Chain segment VALID: seq %d-%d (%d entries of %d total).", r.From, r.To, r.Checked, r.Total)
+	}
+	return fmt.Sprintf("Chain VALID (%d entries).", r.Checked)
+}
+
+// VerifyResult is the machine-readable form of a Report, printed by
+// bijotel verify --json and returned by the REST API. Its field names are
+// stable, because scripts read them.
+type VerifyResult struct {
+	// Status is VALID or BROKEN.
+	Status string `json:"status"`
+	*Report
+	BrokenSeq    int64  `json:"broken_seq,omitempty"`
+	BrokenReason string `json:"broken_reason,omitempty"`
+	// Message is Report.Message.
+	Message string `json:"message"`
+}
+
+// NewVerifyResult returns the machine-readable form of rep.
+func NewVerifyResult(rep *Report) VerifyResult {
+	out := VerifyResult{Status: "VALID", Report: rep, Message: rep.Message()}
+	if !rep.Valid {
+		out.Status = "BROKEN"
+		out.BrokenSeq = rep.Broken.Seq
+		out.BrokenReason = rep.Broken.Reason
+	}
+	return out
+}

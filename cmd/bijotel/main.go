@@ -53,9 +53,15 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "run the multi-provider demo into a chain and verify it", runDemo},
 		{"verify", "check that a chain is complete and untouched", runVerify},
 		{"keygen", "print a new random HMAC secret", runKeygen},
 		{"import", "seal the spans of an OTLP/JSON file", runImport},
+		{"checkpoint", "sign a checkpoint of the chain's Merkle tree", runCheckpoint},
+		{"prove", "write a proof bundle for one entry", runProve},
+		{"verify-proof", "check a proof bundle with the log's public key", runVerifyProof},
+		{"witness", "watch a log's checkpoints and cosign them", runWitness},
+		{"serve", "receive OTLP traces, seal them, and serve the REST API", runServe},
 	}
 }
 
@@ -81,7 +87,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "bijotel COMMAND -h" for the flags of a command.`)

@@ -30,6 +30,7 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	trustFrom := fs.Int64("trust-from", 0, "verify from this `seq` on, trusting its prev_hash, for a chain whose older entries were archived")
 	expectHead := fs.String("expect-head", "", "fail unless the chain holds this earlier head, given as `SEQ:HMAC` (from a previous --json report)")
 	asJSON := fs.Bool("json", false, "print a JSON report on stdout")
+	cpFlags := addCheckpointFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "Usage: bijotel verify --db PATH [flags]")
 		fmt.Fprintln(e.stderr, "Checks every entry of the chain. Exit codes: 0 valid, 1 error, 2 missing or invalid secret, 3 broken.")
@@ -47,6 +48,11 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "Error: %v\n", err)
 		return exitUsage
+	}
+	checkpoint, code, err := cpFlags.load()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "Error: %v\n", err)
+		return code
 	}
 	ranges := 0
 	for _, set := range []bool{*seqRange != "", *since != "" || *until != "", *last != 0} {
@@ -103,11 +109,21 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	if empty {
 		rep.Segment = true
 	}
+	var extendsLine string
+	if checkpoint != nil {
+		if extendsLine, err = checkExtends(ctx, e, chain, rep, checkpoint); err != nil {
+			fmt.Fprintf(e.stderr, "Error: %v\n", err)
+			return exitError
+		}
+	}
 
 	if *asJSON {
 		printJSONReport(e, *dbPath, rep)
 	} else {
 		printReport(e, rep)
+		if rep.Valid && extendsLine != "" {
+			fmt.Fprintln(e.stdout, extendsLine)
+		}
 	}
 	if !rep.Valid {
 		return exitBroken
@@ -187,45 +203,25 @@ func segmentOption(ctx context.Context, chain *bijotel.Chain, seqRange, since, u
 
 func printReport(e *env, rep *bijotel.Report) {
 	if !rep.Valid {
-		fmt.Fprintf(e.stderr, "Chain BROKEN at seq=%d: %s\n", rep.Broken.Seq, rep.Broken.Reason)
+		fmt.Fprintln(e.stderr, rep.Message())
 		return
 	}
-	if rep.Segment {
-		fmt.Fprintf(e.stdout, "Chain segment VALID: seq %d-%d (%d entries of %d total).\n", rep.From, rep.To, rep.Checked, rep.Total)
-	} else {
-		fmt.Fprintf(e.stdout, "Chain VALID (%d entries).\n", rep.Checked)
-	}
+	fmt.Fprintln(e.stdout, rep.Message())
 	if rep.LossEntries > 0 {
 		fmt.Fprintf(e.stdout, "Warning: %d loss entries record %d spans that writers dropped before sealing.\n", rep.LossEntries, rep.LostSpans)
 	}
 }
 
-// jsonReport is the --json output. Field names are stable: scripts read them.
+// jsonReport is the --json output: the shared result plus the database path.
 type jsonReport struct {
-	DB     string `json:"db"`
-	Status string `json:"status"`
-	*bijotel.Report
-	BrokenSeq    int64  `json:"broken_seq,omitempty"`
-	BrokenReason string `json:"broken_reason,omitempty"`
-	Message      string `json:"message"`
+	DB string `json:"db"`
+	bijotel.VerifyResult
 }
 
 func printJSONReport(e *env, dbPath string, rep *bijotel.Report) {
-	out := jsonReport{DB: dbPath, Status: "VALID", Report: rep}
-	switch {
-	case !rep.Valid:
-		out.Status = "BROKEN"
-		out.BrokenSeq = rep.Broken.Seq
-		out.BrokenReason = rep.Broken.Reason
-		out.Message = fmt.Sprintf("Chain BROKEN at seq=%d: %s", rep.Broken.Seq, rep.Broken.Reason)
-	case rep.Segment:
-		out.Message = fmt.Sprintf("Chain segment VALID: seq %d-%d (%d entries of %d total).", rep.From, rep.To, rep.Checked, rep.Total)
-	default:
-		out.Message = fmt.Sprintf("Chain VALID (%d entries).", rep.Checked)
-	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
-	enc.Encode(out)
+	enc.Encode(jsonReport{DB: dbPath, VerifyResult: bijotel.NewVerifyResult(rep)})
 }
 
 // progressBar draws verification progress on a terminal. A nil bar does
