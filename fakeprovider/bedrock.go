@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 )
@@ -299,44 +298,22 @@ func (b bedrockReply) events() []bedrockEvent {
 type bedrockStream struct {
 	w       http.ResponseWriter
 	flusher http.Flusher
-	r       *http.Request
 	enc     *eventstream.Encoder
-	hold    int // -1 when the request sets no hold
-	sent    int
-	done    bool
+	streamHold
 }
 
 func newBedrockStream(w http.ResponseWriter, r *http.Request) *bedrockStream {
-	hold := -1
-	if v := r.Header.Get(HeaderHoldAfter); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-			hold = n
-		}
-	}
 	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
-	return &bedrockStream{w: w, flusher: flusher, r: r, enc: eventstream.NewEncoder(), hold: hold}
+	return &bedrockStream{w: w, flusher: flusher, enc: eventstream.NewEncoder(), streamHold: newStreamHold(r)}
 }
 
 // send writes one message and reports whether it was written. At the hold
 // count it flushes what was written, then blocks until the client goes
 // away.
 func (s *bedrockStream) send(e bedrockEvent) bool {
-	if s.done {
-		return false
-	}
-	if s.hold >= 0 && s.sent >= s.hold {
-		s.done = true
-		if s.flusher != nil {
-			s.flusher.Flush()
-		}
-		timer := time.NewTimer(maxHold)
-		defer timer.Stop()
-		select {
-		case <-s.r.Context().Done():
-		case <-timer.C:
-		}
+	if !s.proceed(s.flush) {
 		return false
 	}
 
@@ -355,9 +332,13 @@ func (s *bedrockStream) send(e bedrockEvent) bool {
 		return false
 	}
 	s.w.Write(buf.Bytes())
+	s.flush()
+	s.sent++
+	return true
+}
+
+func (s *bedrockStream) flush() {
 	if s.flusher != nil {
 		s.flusher.Flush()
 	}
-	s.sent++
-	return true
 }

@@ -15,16 +15,13 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bijotel/bijotel-go/genai"
+	"github.com/bijotel/bijotel-go/internal/httpbody"
 	"github.com/bijotel/bijotel-go/jcs"
 )
 
 // Instrumentation is the bijotel.instrumentation value that Middleware sets
 // on the SDK's spans.
 const Instrumentation = "sdk"
-
-// maxBufferedBody caps the bytes of a JSON response body, and of one
-// server-sent event, that Middleware keeps to parse.
-const maxBufferedBody = 32 << 20
 
 // retryAfterKey records the Retry-After header of a failed response, named
 // as the HTTP semantic conventions name response headers.
@@ -143,7 +140,7 @@ type body struct {
 	stream bool
 
 	mu       sync.Mutex
-	sse      sseParser
+	sse      httpbody.SSEParser
 	msg      messageState
 	buf      bytes.Buffer
 	overflow bool
@@ -160,16 +157,16 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	switch {
 	case b.stream:
-		if b.sse.onEvent == nil {
-			b.sse.onEvent = b.event
+		if b.sse.OnEvent == nil {
+			b.sse.OnEvent = b.event
 		}
-		if !b.sse.write(p[:n]) {
+		if !b.sse.Feed(p[:n]) {
 			b.overflow = true
 		}
 		if err == io.EOF {
-			b.sse.flush()
+			b.sse.Flush()
 		}
-	case b.buf.Len()+n > maxBufferedBody:
+	case b.buf.Len()+n > httpbody.MaxBuffered:
 		b.overflow = true
 		b.buf = bytes.Buffer{}
 	default:

@@ -1,7 +1,6 @@
 package otelanthropic
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -122,67 +121,4 @@ func (b *body) setCacheCreation() {
 func (b *body) markIncomplete(reason string) {
 	b.msg.reasons = append(b.msg.reasons, reason)
 	b.span.SetAttributes(genai.IncompleteKey.Bool(true), genai.IncompleteReasonKey.String(strings.Join(b.msg.reasons, "; ")))
-}
-
-// sseParser splits server-sent events as the HTML standard defines them and
-// calls onEvent for each one: the event name and the data lines joined by
-// "\n".
-type sseParser struct {
-	onEvent func(name string, data []byte)
-
-	line    []byte
-	name    string
-	data    []byte
-	hasData bool
-}
-
-// write consumes p. It returns false once a line or an event exceeds
-// maxBufferedBody.
-func (p *sseParser) write(b []byte) bool {
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			p.line = append(p.line, b...)
-			return len(p.line) <= maxBufferedBody
-		}
-		p.line = append(p.line, b[:i]...)
-		b = b[i+1:]
-		p.field(bytes.TrimSuffix(p.line, []byte("\r")))
-		p.line = p.line[:0]
-		if len(p.data) > maxBufferedBody {
-			return false
-		}
-	}
-	return true
-}
-
-// flush dispatches an event that the body ended without a blank line after.
-func (p *sseParser) flush() {
-	if len(p.line) > 0 {
-		p.field(bytes.TrimSuffix(p.line, []byte("\r")))
-		p.line = p.line[:0]
-	}
-	p.field(nil)
-}
-
-func (p *sseParser) field(line []byte) {
-	if len(line) == 0 {
-		if p.hasData {
-			p.onEvent(p.name, p.data)
-		}
-		p.name, p.data, p.hasData = "", nil, false
-		return
-	}
-	name, value, _ := bytes.Cut(line, []byte(":"))
-	value = bytes.TrimPrefix(value, []byte(" "))
-	switch string(name) {
-	case "event":
-		p.name = string(value)
-	case "data":
-		if p.hasData {
-			p.data = append(p.data, '\n')
-		}
-		p.data = append(p.data, value...)
-		p.hasData = true
-	}
 }

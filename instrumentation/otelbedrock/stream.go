@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/schemas"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/smithy-go/transport/http/protocol/restjson1"
 
 	"github.com/bijotel/bijotel-go/genai"
+	"github.com/bijotel/bijotel-go/internal/httpbody"
 )
 
 // Sizes of the AWS event stream framing. Every message starts with a
@@ -28,55 +28,38 @@ const (
 	maxMessage = 16<<20 + 1<<17
 )
 
-// eventBody wraps the body of a ConverseStream response. It decodes each
+// newEventBody wraps the body of a ConverseStream response. It decodes each
 // event stream message with the SDK's own decoder as the SDK's reader takes
 // it from the body. The call's span ends exactly once: at the end of the
 // body, on a read error, or on Close, whichever comes first.
 // Read and Close may run on different goroutines: the SDK reads on its own
 // goroutine, and the application closes the stream on another.
+func newEventBody(ctx context.Context, rc io.ReadCloser, call *genai.Call) *httpbody.Body {
+	// A decoder of its own: the client's protocol keeps decoding buffers
+	// that the SDK's reader goroutine uses at the same time.
+	b := &eventBody{ctx: ctx, call: call, decoder: restjson1.New(nil)}
+	return httpbody.New(rc, b.write, b.end)
+}
+
+// eventBody is the decoding state behind one newEventBody. httpbody.Body
+// runs its methods one at a time, so it has no lock.
 type eventBody struct {
-	rc   io.ReadCloser
 	ctx  context.Context
 	call *genai.Call
 
-	mu      sync.Mutex
 	decoder *restjson1.Protocol
 	buf     []byte
 	broken  bool
 	reply   streamReply
-	ended   bool
 }
 
-func newEventBody(ctx context.Context, rc io.ReadCloser, call *genai.Call) *eventBody {
-	// A decoder of its own: the client's protocol keeps decoding buffers
-	// that the SDK's reader goroutine uses at the same time.
-	return &eventBody{rc: rc, ctx: ctx, call: call, decoder: restjson1.New(nil)}
-}
-
-// Read reads from the provider's body and decodes every whole message.
-func (b *eventBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-
-	b.mu.Lock()
-	if n > 0 && !b.ended && !b.broken {
-		b.buf = append(b.buf, p[:n]...)
-		b.decode()
+// write decodes every whole message once p is added to what came before.
+func (b *eventBody) write(p []byte) {
+	if b.broken {
+		return
 	}
-	b.mu.Unlock()
-
-	switch {
-	case err == io.EOF:
-		b.finish(nil, true)
-	case err != nil:
-		b.finish(err, false)
-	}
-	return n, err
-}
-
-// Close ends the span, if the body's end has not, and closes the body.
-func (b *eventBody) Close() error {
-	b.finish(nil, false)
-	return b.rc.Close()
+	b.buf = append(b.buf, p...)
+	b.decode()
 }
 
 // decode applies every whole message in buf and keeps the rest. A length
@@ -106,45 +89,24 @@ func (b *eventBody) decode() {
 	b.buf = append(b.buf[:0], b.buf[off:]...)
 }
 
-// finish records the response and ends the call the first time it is
-// called. readErr is a failed read; eof is true at the end of the body.
-func (b *eventBody) finish(readErr error, eof bool) {
-	b.mu.Lock()
-	if b.ended {
-		b.mu.Unlock()
-		return
-	}
-	b.ended = true
+// end records the response and ends the call. readErr is a failed read, and
+// eof is true at the end of the body.
+func (b *eventBody) end(readErr error, eof bool) {
 	resp, ok := b.reply.response()
-	complete := b.reply.complete(eof)
-	streamErr := b.reply.err
-	broken := b.broken
-	b.mu.Unlock()
-
-	if ok {
-		b.call.Respond(resp)
+	o := httpbody.Outcome{
+		Response:    resp,
+		HasResponse: ok,
+		ReadErr:     readErr,
+		EOF:         eof,
+		Complete:    b.reply.complete(eof),
 	}
-
-	// The reason names the first thing that stopped the reply short.
-	var err error
-	switch {
-	case readErr != nil:
-		err = readErr
-		b.call.MarkIncomplete("read error before the end of the response")
-	case !complete && b.ctx.Err() != nil:
-		err = b.ctx.Err()
-		b.call.MarkIncomplete("context ended before the end of the response")
-	case broken:
-		b.call.MarkIncomplete("event stream framing was not understood")
-	case !complete && eof:
-		b.call.MarkIncomplete("response ended before its final event")
-	case !complete:
-		b.call.MarkIncomplete("closed before the end of the response")
+	if b.broken {
+		o.ParseStopped = "event stream framing was not understood"
 	}
-	if err == nil && streamErr != nil {
-		err = wrapError(streamErr)
+	if b.reply.err != nil {
+		o.Failure = wrapError(b.reply.err)
 	}
-	b.call.End(err)
+	o.End(b.ctx, b.call)
 }
 
 // streamReply accumulates the events of a ConverseStream reply.

@@ -1,7 +1,6 @@
 package otelopenai
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/bijotel/bijotel-go/genai"
@@ -49,24 +48,6 @@ func TestChatStreamToolCallsAtOneIndex(t *testing.T) {
 	}
 	if args, ok := parts[1]["arguments"].(map[string]any); !ok || len(args) != 0 {
 		t.Errorf("second call arguments = %#v, want {}", parts[1]["arguments"])
-	}
-}
-
-// The parser gives the same events whatever the read sizes, with CRLF line
-// ends, comments and multi-line data.
-func TestSSEParserSplitReads(t *testing.T) {
-	input := ": comment\r\nevent: one\r\ndata: a\r\ndata: b\r\n\r\ndata: {\"x\":1}\n\ndata: last"
-	want := []string{"one|a\nb", `|{"x":1}`, "|last"}
-	for size := 1; size <= len(input); size++ {
-		var got []string
-		p := sseParser{onEvent: func(name string, data []byte) { got = append(got, name+"|"+string(data)) }}
-		for i := 0; i < len(input); i += size {
-			p.write([]byte(input[i:min(i+size, len(input))]))
-		}
-		p.flush()
-		if strings.Join(got, ",") != strings.Join(want, ",") {
-			t.Fatalf("read size %d: events = %q, want %q", size, got, want)
-		}
 	}
 }
 
