@@ -130,6 +130,7 @@ func (c *Chain) Append(ctx context.Context, records []Record) (Appended, error) 
 
 	l := newLinker(c.secret)
 	var out Appended
+	leaves := make([]leafRow, 0, len(records))
 	for i := range records {
 		r := &records[i]
 		canonicalHash := CanonicalHash(r.Body)
@@ -144,10 +145,16 @@ func (c *Chain) Append(ctx context.Context, records []Record) (Appended, error) 
 				return Appended{}, fmt.Errorf("append to %s: %w", c.path, err)
 			}
 		}
+		// The write lock is held, so the rows get consecutive seqs.
+		seq := out.FirstSeq + int64(i)
+		leaves = append(leaves, leafRow{seq: seq, hash: LeafHash(&Entry{
+			Seq: seq, TimestampNS: r.TimestampNS, TraceID: r.TraceID, SpanID: r.SpanID, SpanName: r.SpanName,
+			SpanKind: r.SpanKind, CanonicalHash: canonicalHash, PrevHash: head, HMACHash: mac, SemanticBodyHash: r.SemanticHash,
+		})})
 		head = mac
 	}
 	// The Merkle tree grows in the same transaction; see merkle.go.
-	tree := c.extendTree(ctx, tx)
+	tree := c.extendTree(ctx, tx, leaves)
 	if err := tx.Commit(); err != nil {
 		return Appended{}, fmt.Errorf("append to %s: commit: %w", c.path, mapBusy(err))
 	}

@@ -181,7 +181,7 @@ type execQueryer interface {
 // commits. A failure is logged and rolled back to a savepoint, so the
 // entries still commit: a tree that fell behind is caught up by the next
 // append or by SyncTree, which returns the error.
-func (c *Chain) extendTree(ctx context.Context, tx *sql.Tx) *compact.Range {
+func (c *Chain) extendTree(ctx context.Context, tx *sql.Tx, appended []leafRow) *compact.Range {
 	if c.tree.isDisabled() {
 		return nil
 	}
@@ -189,7 +189,7 @@ func (c *Chain) extendTree(ctx context.Context, tx *sql.Tx) *compact.Range {
 		c.logger.ErrorContext(ctx, "merkle tree not extended", slog.String("path", c.path), slog.Any("error", err))
 		return nil
 	}
-	r, err := c.extendTreeIn(ctx, tx)
+	r, err := c.extendTreeIn(ctx, tx, appended)
 	if err != nil {
 		if _, rbErr := tx.ExecContext(ctx, `ROLLBACK TO merkle_extend`); rbErr != nil {
 			err = errors.Join(err, rbErr)
@@ -210,8 +210,11 @@ func (c *Chain) extendTree(ctx context.Context, tx *sql.Tx) *compact.Range {
 const leafBatch = 4096
 
 // extendTreeIn appends every entry with a seq above the tree's size to the
-// tree, in q, and returns the tree's new right edge.
-func (c *Chain) extendTreeIn(ctx context.Context, q execQueryer) (*compact.Range, error) {
+// tree, in q, and returns the tree's new right edge. appended holds the
+// leaves of the entries the caller has just inserted, in seq order; when
+// they follow the tree directly, they are used instead of reading the rows
+// back.
+func (c *Chain) extendTreeIn(ctx context.Context, q execQueryer, appended []leafRow) (*compact.Range, error) {
 	size, err := treeSize(ctx, q)
 	if err != nil {
 		return nil, err
@@ -229,9 +232,15 @@ func (c *Chain) extendTreeIn(ctx context.Context, q execQueryer) (*compact.Range
 	}
 	leaves := make([]leafRow, 0, leafBatch)
 	for {
-		leaves, err = readLeafRows(ctx, q, int64(r.End()), leafBatch, leaves[:0])
-		if err != nil {
-			return nil, err
+		if len(appended) > 0 && appended[0].seq == int64(r.End())+1 {
+			// The rows just inserted follow the tree: their leaves are known.
+			leaves, appended = appended, nil
+		} else {
+			appended = nil
+			leaves, err = readLeafRows(ctx, q, int64(r.End()), leafBatch, leaves[:0])
+			if err != nil {
+				return nil, err
+			}
 		}
 		for i := range leaves {
 			if want := int64(r.End()) + 1; leaves[i].seq != want {
@@ -245,7 +254,7 @@ func (c *Chain) extendTreeIn(ctx context.Context, q execQueryer) (*compact.Range
 			return nil, err
 		}
 		pending = pending[:0]
-		if len(leaves) < leafBatch {
+		if len(leaves) < leafBatch && len(appended) == 0 {
 			return r, nil
 		}
 	}

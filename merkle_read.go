@@ -84,7 +84,7 @@ func (c *Chain) SyncTree(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("extend merkle tree of %s: begin: %w", c.path, mapBusy(err))
 	}
 	defer tx.Rollback()
-	r, err := c.extendTreeIn(ctx, tx)
+	r, err := c.extendTreeIn(ctx, tx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("extend merkle tree of %s: %w", c.path, mapBusy(err))
 	}
