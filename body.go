@@ -61,6 +61,13 @@ type SpanBody struct {
 // for concurrent use.
 func EncodeSpan(s *Span) (SpanBody, error) {
 	body := v1Body(s)
+	// The body and the semantic hash share the attribute values: encode each
+	// once.
+	encoded, err := encodeValues(body["attributes"].(map[string]any))
+	if err != nil {
+		return SpanBody{}, fmt.Errorf("encode span %q: %w", s.Name, err)
+	}
+	body["attributes"] = encoded
 
 	// Keys that seal the row's id columns and say who emitted the span.
 	body["trace_id"] = s.TraceID
@@ -130,6 +137,19 @@ func v1Body(s *Span) map[string]any {
 		"start_time_ns":      strconv.FormatUint(s.StartTimeUnixNano, 10),
 		"end_time_ns":        strconv.FormatUint(s.EndTimeUnixNano, 10),
 	}
+}
+
+// encodeValues returns m with each value replaced by its canonical JSON.
+func encodeValues(m map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		b, err := jcs.Append(nil, v)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = jcs.Raw(b)
+	}
+	return out, nil
 }
 
 // semanticHash hashes the name, kind and input attributes of a v1 body.
