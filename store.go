@@ -101,14 +101,21 @@ func Open(path string, secret []byte, opts ...Option) (*Chain, error) {
 	}
 	o := newOptions(opts)
 
-	// Create the file ourselves so that it never exists with a wider mode.
-	// SQLite gives the -wal and -shm files the database file's mode.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open chain %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("open chain %s: %w", path, err)
+	// Create a new file ourselves so that it never exists with a wider mode;
+	// SQLite gives the -wal and -shm files the database file's mode. An
+	// existing file is left alone: closing any descriptor of a database file
+	// drops the POSIX locks that other connections of this process hold on
+	// it.
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("open chain %s: %w", path, err)
+		}
+		if err == nil {
+			if err := f.Close(); err != nil {
+				return nil, fmt.Errorf("open chain %s: %w", path, err)
+			}
+		}
 	}
 
 	dsn := sqliteURI(path) + "?_pragma=" + fmt.Sprintf("busy_timeout(%d)", BusyTimeoutMillis) +
