@@ -1,7 +1,6 @@
 package bijotel
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -80,8 +79,10 @@ func (w *walker) run(ctx context.Context, from, to int64) error {
 			return nil
 		}
 		err := w.chain.Scan(gctx, from, to, func(e *Entry) error {
+			// The batch takes the body's buffer; scanning the next row then
+			// allocates a new one instead of overwriting it.
 			b.entries = append(b.entries, *e)
-			b.entries[len(b.entries)-1].CanonicalBody = bytes.Clone(e.CanonicalBody)
+			e.CanonicalBody = nil
 			if len(b.entries) == cap(b.entries) {
 				return flush()
 			}
