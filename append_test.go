@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -220,4 +221,21 @@ func TestOpenRejectsShortSecret(t *testing.T) {
 	if !errors.Is(err, ErrInvalidSecret) {
 		t.Errorf("Open error = %v, want one wrapping ErrInvalidSecret", err)
 	}
+}
+
+func TestOpenRejectsAnotherChainsSecret(t *testing.T) {
+	path := writeFixture(t, 3)
+	other := mustSecret(t, "ff"+fixtureSecretHex[2:])
+	_, err := Open(path, other)
+	if !errors.Is(err, ErrSecretMismatch) {
+		t.Fatalf("Open with another secret = %v, want an error wrapping ErrSecretMismatch", err)
+	}
+	if strings.Contains(err.Error(), fixtureSecretHex[2:]) {
+		t.Error("the error contains the secret")
+	}
+	c, err := Open(path, mustSecret(t, fixtureSecretHex))
+	if err != nil {
+		t.Fatalf("Open with the chain's secret: %v", err)
+	}
+	c.Close()
 }

@@ -6,6 +6,11 @@ var (
 	// ErrInvalidSecret is wrapped by errors about a malformed HMAC secret.
 	ErrInvalidSecret = errors.New("invalid HMAC secret")
 
+	// ErrSecretMismatch is wrapped by Open's error when the newest entry of
+	// an existing chain does not verify with the secret given: appending
+	// under another secret would break the chain at the first new entry.
+	ErrSecretMismatch = errors.New("the secret does not match this chain")
+
 	// ErrReadOnly is returned by writes to a chain opened with OpenReadOnly.
 	ErrReadOnly = errors.New("chain opened read-only")
 

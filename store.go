@@ -139,6 +139,10 @@ func Open(path string, secret []byte, opts ...Option) (*Chain, error) {
 		db.Close()
 		return nil, fmt.Errorf("open chain %s: create schema: %w", path, err)
 	}
+	if err := checkSecret(db, secret); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open chain %s: %w", path, err)
+	}
 	return &Chain{db: db, path: path, secret: append([]byte(nil), secret...), logger: o.logger}, nil
 }
 
@@ -156,6 +160,23 @@ func createSchema(db *sql.DB) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// checkSecret checks that the newest entry, if any, verifies with secret.
+func checkSecret(db *sql.DB, secret []byte) error {
+	var seq int64
+	var prev, canonical, mac string
+	err := db.QueryRow(`SELECT seq, prev_hash, canonical_hash, hmac_hash FROM chain ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev, &canonical, &mac)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the newest entry: %w", err)
+	}
+	if EntryHMAC(secret, prev, canonical) != mac {
+		return fmt.Errorf("%w: the newest entry (seq %d) does not verify with it; use the secret the chain was written with, or check the chain with bijotel verify", ErrSecretMismatch, seq)
+	}
+	return nil
 }
 
 // OpenReadOnly opens the chain at path for reading and verification. It never

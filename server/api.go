@@ -30,6 +30,10 @@ func (s *Server) apiHandler() http.Handler {
 	mux.HandleFunc("GET /api/chain", s.handleList)
 	mux.HandleFunc("GET /api/chain/stats", s.handleStats)
 	mux.HandleFunc("GET /api/chain/{seq}", s.handleEntry)
+	mux.HandleFunc("GET /api/chain/verify", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "verification runs on POST /api/chain/verify")
+	})
 	mux.HandleFunc("POST /api/chain/verify", func(w http.ResponseWriter, r *http.Request) {
 		if !verifying.TryLock() {
 			writeError(w, http.StatusTooManyRequests, "a verification is already running: retry when it ends")

@@ -58,9 +58,14 @@ func NewSigner(signerKey string) (note.Signer, error) {
 
 // NewVerifier parses a verifier key; surrounding white space is ignored.
 func NewVerifier(verifierKey string) (note.Verifier, error) {
-	v, err := note.NewVerifier(strings.TrimSpace(verifierKey))
+	key := strings.TrimSpace(verifierKey)
+	if strings.HasPrefix(key, "PRIVATE+KEY+") {
+		// Never echo a signer key: it is a secret.
+		return nil, errors.New("invalid verifier key: this is a signer (private) key; pass the verifier key that bijotel keygen --signer wrote beside it")
+	}
+	v, err := note.NewVerifier(key)
 	if err != nil {
-		return nil, fmt.Errorf("invalid verifier key %q: need a name+hash+key line from bijotel keygen --signer: %w", strings.TrimSpace(verifierKey), err)
+		return nil, fmt.Errorf("invalid verifier key %q: need a name+hash+key line from bijotel keygen --signer: %w", key, err)
 	}
 	return v, nil
 }

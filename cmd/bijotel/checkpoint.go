@@ -112,6 +112,9 @@ func readVerifierKey(value string) (note.Verifier, error) {
 	if v, err := tlog.NewVerifier(value); err == nil {
 		return v, nil
 	}
+	if strings.HasPrefix(strings.TrimSpace(value), "PRIVATE+KEY+") {
+		return nil, errors.New("--verifier-key is a signer (private) key: pass the verifier key, which bijotel keygen --signer wrote beside it")
+	}
 	data, err := os.ReadFile(value)
 	if err != nil {
 		return nil, fmt.Errorf("--verifier-key %q is neither a verifier key (name+hash+key) nor a readable file: %w", value, err)
@@ -133,7 +136,7 @@ func runCheckpoint(ctx context.Context, e *env, args []string) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseErrorCode(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "Error: unexpected argument %q\n", fs.Arg(0))

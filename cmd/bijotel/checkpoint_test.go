@@ -350,3 +350,27 @@ func TestWitnessCommandCatchesRollback(t *testing.T) {
 		t.Errorf("witness key was not kept in the state directory: %v", err)
 	}
 }
+
+func TestSignerKeyPassedAsVerifierKeyIsNotPrinted(t *testing.T) {
+	signerKey, _, err := tlog.GenerateKey("leak-test.example/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "log.key")
+	if err := os.WriteFile(keyFile, []byte(signerKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, value := range []string{keyFile, signerKey} {
+		r := runCLI(t, nil, "verify-proof", filepath.Join(t.TempDir(), "absent.json"), "--verifier-key", value)
+		if r.code == exitOK {
+			t.Errorf("verify-proof with a signer key as --verifier-key succeeded")
+		}
+		secretPart := strings.TrimPrefix(signerKey, "PRIVATE+KEY+leak-test.example/log+")
+		if strings.Contains(r.stdout+r.stderr, secretPart) {
+			t.Errorf("verify-proof printed the signer key: %s", r.stderr)
+		}
+		if !strings.Contains(r.stderr, "signer (private) key") {
+			t.Errorf("verify-proof stderr = %q, want it to say a signer key was given", r.stderr)
+		}
+	}
+}

@@ -27,7 +27,7 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseErrorCode(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "Error: unexpected argument %q\n", fs.Arg(0))

@@ -23,7 +23,7 @@ func runImport(ctx context.Context, e *env, args []string) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseErrorCode(err)
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(e.stderr, "Error: import needs exactly one FILE argument")

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -91,4 +93,13 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "bijotel COMMAND -h" for the flags of a command.`)
+}
+
+// parseErrorCode returns the exit code for a flag parsing error: 0 for -h,
+// whose usage the flag set has printed, and exitUsage otherwise.
+func parseErrorCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
 }

@@ -201,3 +201,15 @@ func TestKeygenCommand(t *testing.T) {
 		t.Error("two keygen runs printed the same secret")
 	}
 }
+
+func TestHelpFlagExitsZero(t *testing.T) {
+	for _, cmd := range []string{"verify", "serve", "import", "keygen", "demo", "checkpoint", "prove", "verify-proof", "witness"} {
+		r := runCLI(t, nil, cmd, "-h")
+		if r.code != exitOK {
+			t.Errorf("bijotel %s -h exit = %d, want 0", cmd, r.code)
+		}
+		if !strings.Contains(r.stderr, "Usage: bijotel "+cmd) {
+			t.Errorf("bijotel %s -h printed no usage line: %q", cmd, r.stderr)
+		}
+	}
+}

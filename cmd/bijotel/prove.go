@@ -31,7 +31,7 @@ func runProve(ctx context.Context, e *env, args []string) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseErrorCode(err)
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -118,7 +118,7 @@ func runVerifyProof(_ context.Context, e *env, args []string) int {
 	}
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
-		return exitUsage
+		return parseErrorCode(err)
 	}
 	if len(positional) != 1 {
 		fmt.Fprintln(e.stderr, "Error: verify-proof needs exactly one BUNDLE argument")

@@ -19,12 +19,17 @@ func secretFlag(fs *flag.FlagSet) *string {
 // loadSecret returns the secret from the flag or the environment. Its error
 // message never contains any part of the secret.
 func loadSecret(e *env, flagValue string) ([]byte, error) {
-	value, source := flagValue, "--secret-hex"
+	return loadSecretFrom(e, flagValue, "--secret-hex")
+}
+
+// loadSecretFrom is loadSecret for a command whose secret flag is flagName.
+func loadSecretFrom(e *env, flagValue, flagName string) ([]byte, error) {
+	value, source := flagValue, flagName
 	if value == "" {
 		value, source = e.getenv(secretEnvName), secretEnvName
 	}
 	if value == "" {
-		return nil, errors.New("no HMAC secret: set " + secretEnvName + " to the hex secret or pass --secret-hex (bijotel keygen makes one)")
+		return nil, errors.New("no HMAC secret: set " + secretEnvName + " to the hex secret or pass " + flagName + " (bijotel keygen makes one)")
 	}
 	secret, err := bijotel.ParseSecret(value)
 	if err != nil {
@@ -43,7 +48,7 @@ func runKeygen(_ context.Context, e *env, args []string) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseErrorCode(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "Error: unexpected argument %q\n", fs.Arg(0))
@@ -58,8 +63,10 @@ func runKeygen(_ context.Context, e *env, args []string) int {
 		return exitError
 	}
 	fmt.Fprintln(e.stdout, hex.EncodeToString(secret))
-	fmt.Fprintln(e.stderr, "This is a new HMAC secret for a bijotel chain. Give it to every writer and verifier of the chain:")
-	fmt.Fprintln(e.stderr, "  export "+secretEnvName+"=<the hex line above>")
+	fmt.Fprintln(e.stderr, "The line on stdout is a new HMAC secret for a bijotel chain. Save it, for example with")
+	fmt.Fprintln(e.stderr, "  (umask 077 && bijotel keygen > secret.hex)")
+	fmt.Fprintln(e.stderr, "and give it to every writer and verifier of the chain:")
+	fmt.Fprintln(e.stderr, "  export "+secretEnvName+"=$(cat secret.hex)")
 	fmt.Fprintln(e.stderr, "Keep it in a secret store, never in the repository: whoever holds it can verify the chain and also forge entries.")
 	return exitOK
 }

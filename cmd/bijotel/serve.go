@@ -51,7 +51,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseErrorCode(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "Error: unexpected argument %q\n", fs.Arg(0))
@@ -74,7 +74,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		secretHex = strings.TrimSpace(string(data))
 	}
-	secret, err := loadSecret(e, secretHex)
+	secret, err := loadSecretFrom(e, secretHex, "--secret-file")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "Error: %v\n", err)
 		return exitUsage

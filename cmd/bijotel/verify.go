@@ -37,7 +37,7 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseErrorCode(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "Error: unexpected argument %q\n", fs.Arg(0))

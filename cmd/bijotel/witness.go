@@ -36,7 +36,7 @@ func runWitness(ctx context.Context, e *env, args []string) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseErrorCode(err)
 	}
 	switch {
 	case fs.NArg() > 0:
