@@ -187,3 +187,14 @@ func TestContentPartsImages(t *testing.T) {
 		}
 	}
 }
+
+func TestChatResponseDropsEmptyTextBesideToolCalls(t *testing.T) {
+	resp, ok := chatResponse([]byte(`{"id":"chatcmpl-1","model":"m","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":"","tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]}}]}`))
+	if !ok || len(resp.Messages) != 1 {
+		t.Fatalf("chatResponse = %+v, %v; want one message", resp, ok)
+	}
+	parts := resp.Messages[0].Parts
+	if len(parts) != 1 || parts[0]["type"] != "tool_call" {
+		t.Errorf("parts = %v, want only the tool call", parts)
+	}
+}

@@ -141,6 +141,18 @@ func chatInputMessage(m chatMessage) genai.Message {
 	return msg
 }
 
+// dropEmptyText removes text parts without text.
+func dropEmptyText(parts []genai.Part) []genai.Part {
+	out := parts[:0]
+	for _, p := range parts {
+		if p["type"] == "text" && p["content"] == "" {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // refusalPart records a model's refusal text. The GenAI conventions have no
 // part type for it, so it is a text part marked as a refusal.
 func refusalPart(text string) genai.Part {
@@ -210,6 +222,9 @@ func chatResponse(data []byte) (resp genai.Response, ok bool) {
 		if msg.Role == "" {
 			msg.Role = "assistant"
 		}
+		// A reply that only calls tools often carries "content": "" too;
+		// the streamed form of the same reply has no text part at all.
+		msg.Parts = dropEmptyText(msg.Parts)
 		msg.FinishReason = chatFinishReason(ch.FinishReason)
 		resp.Messages = append(resp.Messages, msg)
 		if ch.FinishReason != "" {
