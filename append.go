@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/bijotel/bijotel-go/jcs"
@@ -120,38 +121,44 @@ func (c *Chain) Append(ctx context.Context, records []Record) (Appended, error) 
 	if err != nil {
 		return Appended{}, fmt.Errorf("append to %s: read head: %w", c.path, mapBusy(err))
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO chain (timestamp_ns, trace_id, span_id, span_name, span_kind,
-		canonical_body, canonical_hash, prev_hash, hmac_hash, semantic_body_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return Appended{}, fmt.Errorf("append to %s: %w", c.path, mapBusy(err))
-	}
-	defer stmt.Close()
-
+	// Link the records first, then insert them several rows per statement:
+	// each statement costs a round through database/sql and the driver.
 	l := newLinker(c.secret)
-	var out Appended
-	leaves := make([]leafRow, 0, len(records))
+	linked := make([]linkedRecord, len(records))
 	for i := range records {
-		r := &records[i]
-		canonicalHash := CanonicalHash(r.Body)
+		canonicalHash := CanonicalHash(records[i].Body)
 		mac := l.link(head, canonicalHash)
-		res, err := stmt.ExecContext(ctx, r.TimestampNS, r.TraceID, r.SpanID, r.SpanName, nullString(r.SpanKind),
-			r.Body, canonicalHash, head, mac, nullString(r.SemanticHash))
+		linked[i] = linkedRecord{Record: &records[i], canonicalHash: canonicalHash, prevHash: head, hmacHash: mac}
+		head = mac
+	}
+	var out Appended
+	for start := 0; start < len(linked); start += rowsPerInsert {
+		chunk := linked[start:min(start+rowsPerInsert, len(linked))]
+		args := make([]any, 0, len(chunk)*10)
+		for _, r := range chunk {
+			args = append(args, r.TimestampNS, r.TraceID, r.SpanID, r.SpanName, nullString(r.SpanKind),
+				r.Body, r.canonicalHash, r.prevHash, r.hmacHash, nullString(r.SemanticHash))
+		}
+		res, err := tx.ExecContext(ctx, insertSQL(len(chunk)), args...)
 		if err != nil {
 			return Appended{}, fmt.Errorf("append to %s: insert: %w", c.path, mapBusy(err))
 		}
-		if i == 0 {
-			if out.FirstSeq, err = res.LastInsertId(); err != nil {
+		if start == 0 {
+			// The write lock is held, so the rows get consecutive seqs.
+			last, err := res.LastInsertId()
+			if err != nil {
 				return Appended{}, fmt.Errorf("append to %s: %w", c.path, err)
 			}
+			out.FirstSeq = last - int64(len(chunk)) + 1
 		}
-		// The write lock is held, so the rows get consecutive seqs.
+	}
+	leaves := make([]leafRow, len(linked))
+	for i, r := range linked {
 		seq := out.FirstSeq + int64(i)
-		leaves = append(leaves, leafRow{seq: seq, hash: LeafHash(&Entry{
+		leaves[i] = leafRow{seq: seq, hash: LeafHash(&Entry{
 			Seq: seq, TimestampNS: r.TimestampNS, TraceID: r.TraceID, SpanID: r.SpanID, SpanName: r.SpanName,
-			SpanKind: r.SpanKind, CanonicalHash: canonicalHash, PrevHash: head, HMACHash: mac, SemanticBodyHash: r.SemanticHash,
-		})})
-		head = mac
+			SpanKind: r.SpanKind, CanonicalHash: r.canonicalHash, PrevHash: r.prevHash, HMACHash: r.hmacHash, SemanticBodyHash: r.SemanticHash,
+		})}
 	}
 	// The Merkle tree grows in the same transaction; see merkle.go.
 	tree := c.extendTree(ctx, tx, leaves)
@@ -162,6 +169,23 @@ func (c *Chain) Append(ctx context.Context, records []Record) (Appended, error) 
 	out.LastSeq = out.FirstSeq + int64(len(records)) - 1
 	out.Head = head
 	return out, nil
+}
+
+// rowsPerInsert is how many rows one INSERT statement writes; ten bound
+// parameters each stay far below SQLite's limit of 32766.
+const rowsPerInsert = 64
+
+// linkedRecord is a record with its chain hashes.
+type linkedRecord struct {
+	*Record
+	canonicalHash, prevHash, hmacHash string
+}
+
+// insertSQL returns the INSERT statement for n rows.
+func insertSQL(n int) string {
+	return `INSERT INTO chain (timestamp_ns, trace_id, span_id, span_name, span_kind,
+		canonical_body, canonical_hash, prev_hash, hmac_hash, semantic_body_hash) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
 }
 
 // AppendEvent seals one non-span entry with the current time. See
