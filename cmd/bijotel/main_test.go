@@ -149,7 +149,6 @@ func TestVerifyCommandSegments(t *testing.T) {
 		{args: []string{"--range", "3:7"}, want: "Chain segment VALID: seq 3-7 (5 entries of 12 total).\n"},
 		{args: []string{"--last", "4"}, want: "Chain segment VALID: seq 9-12 (4 entries of 12 total).\n"},
 		{args: []string{"--since", "2026-05-23"}, want: "Chain segment VALID: seq 1-12 (12 entries of 12 total).\n"},
-		{args: []string{"--until", "2026-05-22"}, want: "Chain segment VALID: seq 0-0 (0 entries of 12 total).\n"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -162,7 +161,15 @@ func TestVerifyCommandSegments(t *testing.T) {
 			}
 		})
 	}
-	r := runCLI(t, vars, "verify", "--db", db, "--range", "7:3")
+	r := runCLI(t, vars, "verify", "--db", db, "--until", "2026-05-22")
+	if r.code != exitError || !strings.Contains(r.stderr, "no entries in the selected days; the chain's 12 entries are from 2026-05-23 to 2026-05-23") {
+		t.Errorf("verify of an empty day range = exit %d, stderr %q; want exit 1 naming the chain's days", r.code, r.stderr)
+	}
+	r = runCLI(t, vars, "verify", "--db", db, "--last", "0")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "invalid --last 0") {
+		t.Errorf("verify --last 0 = exit %d, stderr %q; want exit 2", r.code, r.stderr)
+	}
+	r = runCLI(t, vars, "verify", "--db", db, "--range", "7:3")
 	if r.code != exitUsage || !strings.Contains(r.stderr, `invalid --range "7:3"`) {
 		t.Errorf("verify --range 7:3 = exit %d, stderr %q; want exit 2 naming the range", r.code, r.stderr)
 	}

@@ -55,7 +55,9 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	ranges := 0
-	for _, set := range []bool{*seqRange != "", *since != "" || *until != "", *last != 0} {
+	lastSet := false
+	fs.Visit(func(f *flag.Flag) { lastSet = lastSet || f.Name == "last" })
+	for _, set := range []bool{*seqRange != "", *since != "" || *until != "", lastSet} {
 		if set {
 			ranges++
 		}
@@ -86,10 +88,21 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	}
 	defer chain.Close()
 
-	segment, empty, err := segmentOption(ctx, chain, *seqRange, *since, *until, *last)
+	segment, empty, err := segmentOption(ctx, chain, *seqRange, *since, *until, *last, lastSet)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "Error: %v\n", err)
 		return exitUsage
+	}
+	if empty {
+		// A date typo must not look like a verified segment.
+		stats, err := chain.Stats(ctx)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "Error: %v\n", err)
+			return exitError
+		}
+		fmt.Fprintf(e.stderr, "Error: no entries in the selected days; the chain's %d entries are from %s to %s (UTC)\n",
+			stats.Count, dayOf(stats.FirstTimestampNS), dayOf(stats.LastTimestampNS))
+		return exitError
 	}
 	if segment != nil {
 		opts = append(opts, segment)
@@ -105,9 +118,6 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "Error: %v\n", err)
 		return exitError
-	}
-	if empty {
-		rep.Segment = true
 	}
 	var extendsLine string
 	if checkpoint != nil {
@@ -152,7 +162,7 @@ func verifyOptions(expectHead string, trustFrom int64) ([]bijotel.VerifyOption, 
 
 // segmentOption turns the segment flags into a seq range. empty is true when
 // the flags select no entry at all.
-func segmentOption(ctx context.Context, chain *bijotel.Chain, seqRange, since, until string, last int64) (opt bijotel.VerifyOption, empty bool, err error) {
+func segmentOption(ctx context.Context, chain *bijotel.Chain, seqRange, since, until string, last int64, lastSet bool) (opt bijotel.VerifyOption, empty bool, err error) {
 	switch {
 	case seqRange != "":
 		a, b, ok := strings.Cut(seqRange, ":")
@@ -188,8 +198,8 @@ func segmentOption(ctx context.Context, chain *bijotel.Chain, seqRange, since, u
 		}
 		return bijotel.WithSeqRange(first, lastSeq), false, nil
 
-	case last != 0:
-		if last < 0 {
+	case lastSet:
+		if last < 1 {
 			return nil, false, fmt.Errorf("invalid --last %d: need a count of 1 or more", last)
 		}
 		b, err := chain.Bounds(ctx)
@@ -251,4 +261,9 @@ func (p *progressBar) finish() {
 	if p != nil && p.drawn {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// dayOf formats a timestamp in nanoseconds as a UTC date.
+func dayOf(ns int64) string {
+	return time.Unix(0, ns).UTC().Format(time.DateOnly)
 }
