@@ -32,7 +32,7 @@ const (
 	// IncompleteKey is true when the response was not read to its end, for
 	// example a stream closed early by the client.
 	IncompleteKey = attribute.Key("bijotel.response.incomplete")
-	// IncompleteReasonKey says why the response is incomplete.
+	// IncompleteReasonKey holds the reason the response is incomplete.
 	IncompleteReasonKey = attribute.Key("bijotel.response.incomplete_reason")
 	// InstrumentationKey names the instrumentation that recorded the span:
 	// middleware, http_client, interceptor, wrap or sdk.

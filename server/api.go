@@ -64,7 +64,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
-// internalError logs an unexpected error and answers 500 without details.
+// internalError logs an unexpected error and replies 500 without details.
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
 	s.logger.ErrorContext(r.Context(), "request failed", slog.String("path", r.URL.Path), slog.Any("error", err))
 	writeError(w, http.StatusInternalServerError, "internal error: see the server log")

@@ -22,7 +22,7 @@ func (s *Server) withAuth(next http.Handler) http.Handler {
 	})
 }
 
-// withCORS answers browsers from the configured origins only. With no
+// withCORS sends CORS headers to browsers from the configured origins only. With no
 // origins configured it adds no CORS headers, so browsers block
 // cross-origin reads.
 func (s *Server) withCORS(next http.Handler) http.Handler {

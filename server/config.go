@@ -25,7 +25,8 @@ const (
 	DefaultMaxSpansPerRequest = 10_000
 	DefaultMaxAttributeBytes  = 1 << 20
 	DefaultAdmissionTimeout   = 2 * time.Second
-	// RetryAfter is the delay an overloaded receiver asks exporters to wait.
+	// RetryAfter is the delay that an overloaded receiver sends to exporters
+	// as the time to wait before a retry.
 	RetryAfter = time.Second
 )
 
@@ -55,7 +56,7 @@ type Config struct {
 	// larger value is rejected alone, with OTLP partial success.
 	MaxAttributeBytes int
 	// AdmissionTimeout is how long a request waits for room in the seal
-	// queue before the receiver answers that it is overloaded.
+	// queue before the receiver replies that it is overloaded.
 	AdmissionTimeout time.Duration
 
 	// Checkpointer, when set, signs checkpoints as the chain grows; the

@@ -2,7 +2,7 @@
 // that seals the spans of any language's exporters into a chain, and a REST
 // API that reports on the chain.
 //
-// An OK reply to an export means durable: the receiver answers success only
+// An OK reply to an export means durable: the receiver replies success only
 // after the request's spans are committed, with group commit across
 // concurrent requests. When sealing cannot keep up, it answers
 // RESOURCE_EXHAUSTED with retry information (gRPC) or 503 with Retry-After

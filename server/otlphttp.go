@@ -100,7 +100,7 @@ func (s *Server) handleTraces(w http.ResponseWriter, r *http.Request) {
 }
 
 // readBody reads the request body within the size limit, decompressing
-// gzip. It returns the HTTP status to answer with on error.
+// gzip. On error it returns the HTTP status of the reply.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 	limit := s.cfg.MaxRequestBytes
 	var src io.Reader = http.MaxBytesReader(w, r.Body, limit)

@@ -39,7 +39,8 @@ type Options struct {
 	Out io.Writer
 }
 
-// Result is what the demo sealed and what verification found.
+// Result is the outcome of a demo run: the verification report and the
+// usage sealed by this run.
 type Result struct {
 	Report    *bijotel.Report
 	Providers []bijotel.ProviderUsage
