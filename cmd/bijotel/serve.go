@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -89,6 +90,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		token = strings.TrimSpace(string(data))
 	}
 
+	_, statErr := os.Stat(*dbPath)
+	created := errors.Is(statErr, os.ErrNotExist)
 	chain, err := bijotel.Open(*dbPath, secret, bijotel.WithLogger(logger))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "Error: %v\n", err)
@@ -133,6 +136,17 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	if err := srv.Listen(); err != nil {
 		fmt.Fprintf(e.stderr, "Error: %v\n", err)
+		// Stop the writer, and remove a database this run created, so that a
+		// failed start leaves nothing behind.
+		stopped, cancel := context.WithCancel(ctx)
+		cancel()
+		srv.Serve(stopped)
+		if created {
+			chain.Close()
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				os.Remove(*dbPath + suffix)
+			}
+		}
 		return exitError
 	}
 	if err := srv.Serve(ctx); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -273,5 +274,22 @@ func TestWitnessCatchesServeRollback(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout+r.stderr, "rolled back") {
 		t.Errorf("witness output does not name the rollback: %s %s", r.stdout, r.stderr)
+	}
+}
+
+func TestServeBindFailureLeavesNoDatabase(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	db := filepath.Join(t.TempDir(), "new.db")
+	r := runCLI(t, map[string]string{secretEnvName: fixtureSecretHex}, "serve", "--db", db,
+		"--grpc-addr", "-", "--http-addr", busy.Addr().String(), "--api-addr", "-")
+	if r.code != exitError || !strings.Contains(r.stderr, "address already in use") {
+		t.Errorf("serve on a busy port = exit %d, stderr %q; want exit 1 naming the address", r.code, r.stderr)
+	}
+	if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("serve left %s behind after failing to start: %v", db, err)
 	}
 }
