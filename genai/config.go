@@ -93,7 +93,7 @@ func WithProviderName(name string) Option {
 // NewConfig resolves opts. It returns an error for a content mode outside
 // the three defined ones.
 func NewConfig(opts ...Option) (*Config, error) {
-	c := &Config{mode: CaptureContent, maxContentBytes: DefaultMaxContentBytes}
+	c := defaultConfig()
 	for _, o := range opts {
 		o.apply(c)
 	}

@@ -71,14 +71,9 @@ func Wrap[T any](ctx context.Context, cfg *Config, req Request, call func(contex
 	return result, nil
 }
 
-// defaultConfig returns the configuration of NewConfig without options,
-// which cannot fail.
+// defaultConfig returns the configuration of NewConfig without options.
 func defaultConfig() *Config {
-	c, err := NewConfig()
-	if err != nil {
-		panic("genai: default configuration is invalid: " + err.Error())
-	}
-	return c
+	return &Config{mode: CaptureContent, maxContentBytes: DefaultMaxContentBytes}
 }
 
 var _ TypedError = (*panicError)(nil)
