@@ -14,10 +14,10 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/bijotel/bijotel-go/genai"
+	"github.com/bijotel/bijotel-go/internal/httpbody"
 )
 
 // Instrumentation is the bijotel.instrumentation value of the spans.
@@ -28,10 +28,6 @@ const (
 	initializeID  = "bijotel.otelbedrock.Call"
 	deserializeID = "bijotel.otelbedrock.Response"
 )
-
-// retryAfterKey records the Retry-After header of a failed response, named
-// as the HTTP semantic conventions name response headers.
-const retryAfterKey = attribute.Key("http.response.header.retry-after")
 
 // Instrument returns a client option that records each Converse and
 // ConverseStream call as a span, configured by opts. Other operations run
@@ -159,7 +155,7 @@ func observeResponse(ctx context.Context, in middleware.DeserializeInput, next m
 	}
 	span.SetAttributes(semconv.HTTPResponseStatusCode(resp.StatusCode))
 	if ra := resp.Header.Get("Retry-After"); ra != "" && resp.StatusCode >= 400 {
-		span.SetAttributes(retryAfterKey.StringSlice([]string{ra}))
+		span.SetAttributes(httpbody.RetryAfterKey.StringSlice([]string{ra}))
 	}
 	if err == nil && st.stream && !st.owned && resp.StatusCode < 300 && resp.Body != nil && resp.Body != http.NoBody {
 		resp.Body = newEventBody(ctx, resp.Body, st.call)

@@ -6,21 +6,16 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 
-	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/bijotel/bijotel-go/genai"
+	"github.com/bijotel/bijotel-go/internal/httpbody"
 )
 
 // Instrumentation is the bijotel.instrumentation value of the spans.
 const Instrumentation = "http_client"
-
-// retryAfterKey records the Retry-After header of a failed response, named
-// as the HTTP semantic conventions name response headers.
-const retryAfterKey = attribute.Key("http.response.header.retry-after")
 
 // NewHTTPClient returns a copy of base whose transport records each v2
 // chat call as a span, configured by opts. A nil base stands for a zero
@@ -47,7 +42,7 @@ func NewHTTPClient(base *http.Client, opts ...genai.Option) *http.Client {
 func Transport(base http.RoundTripper, opts ...genai.Option) http.RoundTripper {
 	cfg, err := genai.NewConfig(opts...)
 	if err != nil {
-		return failingTransport{fmt.Errorf("otelcohere: %w", err)}
+		return httpbody.FailingTransport(fmt.Errorf("otelcohere: %w", err))
 	}
 	return NewTransport(cfg, base)
 }
@@ -59,15 +54,6 @@ func NewTransport(cfg *genai.Config, base http.RoundTripper) http.RoundTripper {
 		base = http.DefaultTransport
 	}
 	return &transport{cfg: cfg, base: base}
-}
-
-type failingTransport struct{ err error }
-
-func (t failingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		req.Body.Close()
-	}
-	return nil, t.err
 }
 
 type transport struct {
@@ -90,7 +76,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(req)
 	}
 
-	data, err := readRequestBody(req)
+	data, err := httpbody.ReadRequest(req)
 	if err != nil {
 		return nil, fmt.Errorf("otelcohere: read request body: %w", err)
 	}
@@ -99,7 +85,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		Operation:       genai.OperationChat,
 		Instrumentation: Instrumentation,
 		ServerAddress:   req.URL.Hostname(),
-		ServerPort:      serverPort(req),
+		ServerPort:      httpbody.ServerPort(req),
 	}
 	typ := parseRequest(data, &greq)
 	ctx, call := t.cfg.Start(req.Context(), greq)
@@ -145,42 +131,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// readRequestBody returns the request body without consuming req.Body, from
-// GetBody when the request has it.
-func readRequestBody(req *http.Request) ([]byte, error) {
-	if req.Body == nil || req.Body == http.NoBody {
-		return nil, nil
-	}
-	if req.GetBody != nil {
-		rc, err := req.GetBody()
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		return io.ReadAll(rc)
-	}
-	data, err := io.ReadAll(req.Body)
-	req.Body.Close()
-	return data, err
-}
-
-func serverPort(req *http.Request) int {
-	if p, err := strconv.Atoi(req.URL.Port()); err == nil {
-		return p
-	}
-	if req.URL.Scheme == "http" {
-		return 80
-	}
-	return 443
-}
-
 // endWithHTTPError ends the call with the provider's error. A Cohere error
 // body has only an id and a message, so error.type is the HTTP status code
 // and the body is left to the application unread.
 func endWithHTTPError(call *genai.Call, resp *http.Response) {
 	httpErr := &genai.HTTPError{StatusCode: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
 	if httpErr.RetryAfter != "" {
-		call.Span().SetAttributes(retryAfterKey.StringSlice([]string{httpErr.RetryAfter}))
+		call.Span().SetAttributes(httpbody.RetryAfterKey.StringSlice([]string{httpErr.RetryAfter}))
 	}
 	call.End(httpErr)
 }

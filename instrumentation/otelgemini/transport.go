@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/bijotel/bijotel-go/genai"
+	"github.com/bijotel/bijotel-go/internal/httpbody"
 )
 
 // Instrumentation is the bijotel.instrumentation value of the spans.
@@ -24,10 +24,6 @@ const Instrumentation = "http_client"
 // maxErrorBody caps the bytes of an error response body that the
 // instrumentation reads for the provider's error status.
 const maxErrorBody = 1 << 20
-
-// retryAfterKey records the Retry-After header of a failed response, named
-// as the HTTP semantic conventions name response headers.
-const retryAfterKey = attribute.Key("http.response.header.retry-after")
 
 // NewHTTPClient returns a copy of base whose transport records each
 // generateContent and streamGenerateContent call as a span, configured by
@@ -59,7 +55,7 @@ func NewHTTPClient(base *http.Client, opts ...genai.Option) *http.Client {
 func Transport(base http.RoundTripper, opts ...genai.Option) http.RoundTripper {
 	cfg, err := genai.NewConfig(opts...)
 	if err != nil {
-		return failingTransport{fmt.Errorf("otelgemini: %w", err)}
+		return httpbody.FailingTransport(fmt.Errorf("otelgemini: %w", err))
 	}
 	return NewTransport(cfg, base)
 }
@@ -71,15 +67,6 @@ func NewTransport(cfg *genai.Config, base http.RoundTripper) http.RoundTripper {
 		base = http.DefaultTransport
 	}
 	return &transport{cfg: cfg, base: base}
-}
-
-type failingTransport struct{ err error }
-
-func (t failingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		req.Body.Close()
-	}
-	return nil, t.err
 }
 
 type transport struct {
@@ -133,7 +120,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(req)
 	}
 
-	data, err := readRequestBody(req)
+	data, err := httpbody.ReadRequest(req)
 	if err != nil {
 		return nil, fmt.Errorf("otelgemini: read request body: %w", err)
 	}
@@ -144,7 +131,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		Model:           modelFromPath(req.URL.Path),
 		Instrumentation: Instrumentation,
 		ServerAddress:   req.URL.Hostname(),
-		ServerPort:      serverPort(req),
+		ServerPort:      httpbody.ServerPort(req),
 		Stream:          stream,
 	}
 	typ := parseRequest(data, &greq)
@@ -187,35 +174,6 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// readRequestBody returns the request body without consuming req.Body, from
-// GetBody when the request has it.
-func readRequestBody(req *http.Request) ([]byte, error) {
-	if req.Body == nil || req.Body == http.NoBody {
-		return nil, nil
-	}
-	if req.GetBody != nil {
-		rc, err := req.GetBody()
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		return io.ReadAll(rc)
-	}
-	data, err := io.ReadAll(req.Body)
-	req.Body.Close()
-	return data, err
-}
-
-func serverPort(req *http.Request) int {
-	if p, err := strconv.Atoi(req.URL.Port()); err == nil {
-		return p
-	}
-	if req.URL.Scheme == "http" {
-		return 80
-	}
-	return 443
-}
-
 // endWithHTTPError ends the call with the provider's error. It reads the
 // start of the body for the error status and gives the application a body
 // with the same bytes.
@@ -235,7 +193,7 @@ func endWithHTTPError(call *genai.Call, resp *http.Response) {
 		}
 	}
 	if httpErr.RetryAfter != "" {
-		call.Span().SetAttributes(retryAfterKey.StringSlice([]string{httpErr.RetryAfter}))
+		call.Span().SetAttributes(httpbody.RetryAfterKey.StringSlice([]string{httpErr.RetryAfter}))
 	}
 	call.End(httpErr)
 }

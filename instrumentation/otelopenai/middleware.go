@@ -15,6 +15,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/bijotel/bijotel-go/genai"
+	"github.com/bijotel/bijotel-go/internal/httpbody"
 )
 
 // Instrumentation is the bijotel.instrumentation value of the spans.
@@ -105,7 +106,7 @@ func record(cfg *genai.Config, req *http.Request, next option.MiddlewareNext) (*
 		Operation:       genai.OperationChat,
 		Instrumentation: Instrumentation,
 		ServerAddress:   req.URL.Hostname(),
-		ServerPort:      serverPort(req),
+		ServerPort:      httpbody.ServerPort(req),
 	}
 	if kind == apiChat {
 		parseChatRequest(data, &greq)
@@ -148,16 +149,6 @@ func record(cfg *genai.Config, req *http.Request, next option.MiddlewareNext) (*
 	}
 	resp.Body = newBody(req.Context(), resp.Body, call, acc, stream)
 	return resp, nil
-}
-
-func serverPort(req *http.Request) int {
-	if p, err := strconv.Atoi(req.URL.Port()); err == nil {
-		return p
-	}
-	if req.URL.Scheme == "http" {
-		return 80
-	}
-	return 443
 }
 
 // endWithHTTPError ends the call with the provider's error. It reads the
