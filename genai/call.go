@@ -136,11 +136,8 @@ func (c *Config) Start(ctx context.Context, req Request) (context.Context, *Call
 	if s, ok := c.encodeMessages(req.Messages); ok {
 		attrs = append(attrs, semconv.GenAIInputMessagesKey.String(s))
 	}
-	if len(req.SystemInstructions) > 0 {
-		if s, ok := c.encodeMessages([]Message{{Role: "system", Parts: req.SystemInstructions}}); ok {
-			// The attribute holds the parts alone, without a message wrapper.
-			attrs = append(attrs, semconv.GenAISystemInstructionsKey.String(systemParts(s)))
-		}
+	if s, ok := c.encodeParts(req.SystemInstructions); ok {
+		attrs = append(attrs, semconv.GenAISystemInstructionsKey.String(s))
 	}
 	if req.ToolDefinitions != nil {
 		if s, err := marshalJSON(req.ToolDefinitions); err == nil {

@@ -2,7 +2,6 @@ package genai
 
 import (
 	"encoding/json"
-	"strings"
 
 	"github.com/bijotel/bijotel-go/jcs"
 )
@@ -18,16 +17,4 @@ func marshalJSON(v any) (string, error) {
 		return "", err
 	}
 	return string(b), nil
-}
-
-// systemParts extracts the parts array from the JSON of a single system
-// message rendered by encodeMessages.
-func systemParts(messageJSON string) string {
-	var msgs []struct {
-		Parts json.RawMessage `json:"parts"`
-	}
-	if err := json.Unmarshal([]byte(messageJSON), &msgs); err != nil || len(msgs) != 1 {
-		return messageJSON
-	}
-	return strings.TrimSpace(string(msgs[0].Parts))
 }

@@ -100,24 +100,33 @@ func (c *Config) encodeMessages(msgs []Message) (string, bool) {
 	}
 	out := make([]any, 0, len(msgs))
 	for _, m := range msgs {
-		parts := make([]any, 0, len(m.Parts))
-		for _, p := range m.Parts {
-			parts = append(parts, c.applyPolicy(p))
-		}
-		obj := map[string]any{"role": m.Role, "parts": parts}
+		obj := map[string]any{"role": m.Role, "parts": c.policyParts(m.Parts)}
 		if m.FinishReason != "" {
 			obj["finish_reason"] = m.FinishReason
 		}
 		out = append(out, obj)
 	}
-	b, err := jcs.Marshal(out)
-	if err != nil {
-		b, err = json.Marshal(out)
-		if err != nil {
-			return "", false
-		}
+	s, err := marshalJSON(out)
+	return s, err == nil
+}
+
+// encodeParts renders parts, such as system instructions, as the JSON text
+// of an attribute under the config's content policy. ok is false under
+// OmitContent or when there are no parts.
+func (c *Config) encodeParts(parts []Part) (string, bool) {
+	if c.mode == OmitContent || len(parts) == 0 {
+		return "", false
 	}
-	return string(b), true
+	s, err := marshalJSON(c.policyParts(parts))
+	return s, err == nil
+}
+
+func (c *Config) policyParts(parts []Part) []any {
+	out := make([]any, 0, len(parts))
+	for _, p := range parts {
+		out = append(out, c.applyPolicy(p))
+	}
+	return out
 }
 
 // applyPolicy returns a copy of p with its content captured, cut to the

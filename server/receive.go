@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	bijotel "github.com/bijotel/bijotel-go"
 )
@@ -67,7 +68,7 @@ func (s *Server) receive(ctx context.Context, spans []bijotel.Span) (accepted, e
 	if len(records) > 0 {
 		admit, cancel := context.WithTimeout(ctx, s.cfg.AdmissionTimeout)
 		defer cancel()
-		started := s.stats.now()
+		started := time.Now()
 		err := s.sealer.Seal(admit, records)
 		switch {
 		case err == nil:
@@ -79,7 +80,7 @@ func (s *Server) receive(ctx context.Context, spans []bijotel.Span) (accepted, e
 			s.stats.sealFailures.Add(1)
 			return out, fmt.Errorf("%w: %v", errOverloaded, err)
 		}
-		s.stats.observeCommit(s.stats.now().Sub(started))
+		s.stats.observeCommit(time.Since(started))
 		out.sealed = len(records)
 		s.stats.sealed.Add(int64(len(records)))
 	}

@@ -27,10 +27,8 @@ type receiverStats struct {
 }
 
 func newReceiverStats() *receiverStats {
-	return &receiverStats{buckets: make([]int64, len(commitBuckets)), clock: time.Now}
+	return &receiverStats{buckets: make([]int64, len(commitBuckets))}
 }
-
-func (r *receiverStats) now() time.Time { return r.clock() }
 
 // observeCommit records the time from handing spans to the sealer to their
 // commit.
@@ -45,7 +43,6 @@ func (r *receiverStats) observeCommit(d time.Duration) {
 	}
 	r.latencySum += sec
 	r.latencyN++
-	r.lastSealed = r.clock()
 }
 
 // writeMetrics writes the Prometheus text exposition format.
