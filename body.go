@@ -69,7 +69,7 @@ func EncodeSpan(s *Span) (SpanBody, error) {
 	}
 	body["attributes"] = encoded
 
-	// Keys that seal the row's id columns and say who emitted the span.
+	// Keys that seal the row's id columns and name the emitter of the span.
 	body["trace_id"] = s.TraceID
 	body["span_id"] = s.SpanID
 	body["parent_span_id"] = nullIfEmpty(s.ParentSpanID)

@@ -18,7 +18,7 @@ import (
 )
 
 // Models that select a scenario on every fake provider. Any other model gets
-// a normal reply: plain or streamed as the request asks, with a tool call
+// a normal reply: plain or streamed as the request selects, with a tool call
 // when the request offers tools.
 const (
 	// ModelRateLimited gets HTTP 429 with a Retry-After header.

@@ -13,7 +13,7 @@ import (
 // the request body exactly as an application would send it.
 const (
 	// HeaderScenario names a recorded transcript to replay, one of the
-	// Scenario* constants. The fake answers with the transcript's events
+	// Scenario* constants. The fake replies with the transcript's events
 	// byte for byte instead of building a reply.
 	HeaderScenario = "X-Fake-Scenario"
 	// HeaderHoldAfter is a count of stream events. After sending that many,

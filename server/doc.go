@@ -4,7 +4,7 @@
 //
 // An OK reply to an export means durable: the receiver replies success only
 // after the request's spans are committed, with group commit across
-// concurrent requests. When sealing cannot keep up, it answers
+// concurrent requests. When sealing cannot keep up, it replies
 // RESOURCE_EXHAUSTED with retry information (gRPC) or 503 with Retry-After
 // (HTTP) before taking the spans, so exporters retry and nothing is sealed
 // twice.

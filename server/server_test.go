@@ -372,7 +372,7 @@ func TestOverloadAnswersRetry(t *testing.T) {
 	}
 
 	tx.Rollback()
-	// Every request answered 200 is sealed once; every other one not at all.
+	// A request with a 200 reply is sealed once, and any other request not at all.
 	want := map[string]int{}
 	for range 2 {
 		o := <-results

@@ -34,7 +34,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startServeProcess runs "bijotel serve" in a child process and waits until
-// its REST API answers.
+// its REST API replies to a health check.
 func startServeProcess(t *testing.T, db, httpAddr, apiAddr string, extra ...string) *exec.Cmd {
 	t.Helper()
 	self, err := os.Executable()
